@@ -1,0 +1,220 @@
+"""Run the real Pulumi program with no CLI, no cluster and no network, and record what it declared.
+
+Pulumi's own mock engine (``pulumi.runtime.set_mocks``) drives the program. On
+top of it this engine:
+
+* answers pulumi-tls resources with real keys and certificates
+  (:mod:`remote_buildkit.offline.tls_provider`);
+* answers Kubernetes and Tailscale resources the way their providers do for
+  the fields the program reads back (inputs echoed, ids, generated keys);
+* marks ``additional_secret_outputs`` as secrets, as the real engine does;
+* records every registration in order, with which inputs arrived as secrets,
+  and resolves the stack outputs with their secretness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import runpy
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from remote_buildkit.offline import tls_provider
+
+TAILNET_KEY = "tailscale:index/tailnetKey:TailnetKey"
+
+
+@dataclass
+class DeclaredResource:
+    """One resource as the program registered it."""
+
+    type: str
+    name: str
+    urn: str
+    parent_urn: str
+    custom: bool
+    #: Inputs with secret wrappers removed.
+    inputs: dict[str, Any]
+    #: Top-level input names that arrived as Pulumi secrets.
+    secret_inputs: frozenset[str]
+    outputs: dict[str, Any]
+    #: Outputs the program asked the engine to treat as secrets.
+    additional_secret_outputs: frozenset[str]
+    dependencies: tuple[str, ...]
+
+
+@dataclass
+class StackOutput:
+    value: Any
+    secret: bool
+
+
+@dataclass
+class Evaluation:
+    """Everything one program run declared, in registration order, and its stack outputs."""
+
+    resources: list[DeclaredResource] = field(default_factory=list)
+    outputs: dict[str, StackOutput] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[DeclaredResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> DeclaredResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources are named {name!r}")
+        return matches[0]
+
+    def output(self, name: str) -> Any:
+        return self.outputs[name].value
+
+
+def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
+    """Strip Pulumi's secret wrappers, telling whether any were found."""
+    if rpc.is_rpc_secret(value):
+        inner, _ = _unwrap_secrets(rpc.unwrap_rpc_secret(value))
+        return inner, True
+    if isinstance(value, dict):
+        found = False
+        plain = {}
+        for key, item in value.items():
+            plain[key], secret = _unwrap_secrets(item)
+            found = found or secret
+        return plain, found
+    if isinstance(value, list):
+        items = [_unwrap_secrets(item) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
+class OfflineMocks(pulumi.runtime.Mocks):
+    """Provider behaviour for the resource types the program uses."""
+
+    def __init__(self, now: datetime.datetime | None = None) -> None:
+        self.now = now
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs, _ = _unwrap_secrets(args.inputs)
+        if args.typ in tls_provider.TYPES:
+            return tls_provider.create(args.typ, inputs, self.now)
+        if args.typ == TAILNET_KEY:
+            key_id = "k" + secrets.token_hex(8)
+            return key_id, {
+                **inputs,
+                "key": f"tskey-auth-{key_id}-{secrets.token_hex(16)}",
+                "createdAt": "2026-01-01T00:00:00Z",
+                "expiresAt": "2026-03-31T00:00:00Z",
+                "invalid": False,
+                "userId": "",
+            }
+        if args.typ.startswith("kubernetes:"):
+            metadata = dict(inputs.get("metadata") or {})
+            name = metadata.get("name") or f"{args.name}-{secrets.token_hex(4)}"
+            metadata["name"] = name
+            namespace = metadata.get("namespace")
+            object_id = f"{namespace}/{name}" if namespace else name
+            return object_id, {**inputs, "metadata": metadata}
+        return f"{args.name}-id", dict(inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        raise NotImplementedError(f"the offline engine does not answer invoke {args.token}")
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The mock monitor, plus a record of registrations and the engine's secret-output marking."""
+
+    def __init__(self, mock: OfflineMocks) -> None:
+        super().__init__(mock)
+        self.declared: list[DeclaredResource] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        raw_inputs = rpc.deserialize_properties(request.object)
+        secret_inputs = frozenset(k for k, v in raw_inputs.items() if _unwrap_secrets(v)[1])
+        response = super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        registration = self.resources[urn]
+        secret_names = frozenset(request.additionalSecretOutputs)
+        if secret_names:
+            state = {
+                key: rpc.wrap_rpc_secret(value) if key in secret_names else value
+                for key, value in registration.state.items()
+            }
+            response.object.CopyFrom(_sync_await(rpc.serialize_properties(state, {})))
+        self.declared.append(
+            DeclaredResource(
+                type=request.type,
+                name=request.name,
+                urn=urn,
+                parent_urn=request.parent,
+                custom=bool(request.custom),
+                inputs=_unwrap_secrets(raw_inputs)[0],
+                secret_inputs=secret_inputs,
+                outputs=dict(registration.state),
+                additional_secret_outputs=secret_names,
+                dependencies=tuple(request.dependencies),
+            )
+        )
+        return response
+
+
+async def _resolve(value: Any) -> StackOutput:
+    output = pulumi.Output.from_input(value)
+    resolved = await output.future(with_unknowns=False)
+    return StackOutput(value=resolved, secret=bool(await output.is_secret()))
+
+
+def evaluate(
+    program: Path,
+    config: Mapping[str, str],
+    *,
+    project: str = "remote-buildkit",
+    stack: str = "dev",
+    secret_keys: tuple[str, ...] = (),
+    now: datetime.datetime | None = None,
+) -> Evaluation:
+    """Run the program at ``program`` (a ``__main__.py``) with ``config`` (``{"project:key": "raw string"}``).
+
+    Raises whatever the program raises, after recording what it had declared
+    by then; :data:`last_evaluation` holds that record.
+    """
+    global last_evaluation
+    monitor = RecordingMonitor(OfflineMocks(now))
+    last_evaluation = Evaluation(resources=monitor.declared)
+
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    root = settings.get_root_resource()
+    assert isinstance(root, pulumi.runtime.stack.Stack)
+
+    program_dir = str(program.parent.resolve())
+    if program_dir not in sys.path:
+        sys.path.insert(0, program_dir)
+
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    _sync_await(run_pulumi_func(run))
+
+    async def resolve_all() -> dict[str, StackOutput]:
+        names = list(root.outputs)
+        values = await asyncio.gather(*(_resolve(root.outputs[n]) for n in names))
+        return dict(zip(names, values, strict=True))
+
+    last_evaluation.outputs = _sync_await(resolve_all())
+    return last_evaluation
+
+
+last_evaluation: Evaluation = Evaluation()

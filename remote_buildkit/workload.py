@@ -1,0 +1,49 @@
+"""What runs in a builder pod: the rootless buildkitd command line, its probes, paths and fingerprints.
+
+Follows BuildKit's ``examples/kubernetes/deployment+service.rootless.yaml``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+ROOTLESS_UID = 1000
+ROOTLESS_GID = 1000
+CERT_DIR = "/certs"
+#: Where rootless buildkitd keeps its cache and metadata (``$XDG_DATA_HOME/buildkit``).
+STATE_DIR = "/home/user/.local/share/buildkit"
+SOCKET = f"unix:///run/user/{ROOTLESS_UID}/buildkit/buildkitd.sock"
+#: ``buildctl`` talks to the socket above (the image sets BUILDKIT_HOST), so probes need no certificate.
+PROBE_COMMAND = ("buildctl", "debug", "workers")
+CERT_FILES = ("ca.pem", "cert.pem", "key.pem")
+
+
+def buildkitd_args(port: int) -> list[str]:
+    """The daemon's flags: a unix socket for probes, and TCP with mTLS for clients.
+
+    ``--tlscacert`` is what makes buildkitd demand a client certificate, so it
+    is always given.
+    """
+    return [
+        "--addr",
+        SOCKET,
+        "--addr",
+        f"tcp://0.0.0.0:{port}",
+        "--tlscacert",
+        f"{CERT_DIR}/ca.pem",
+        "--tlscert",
+        f"{CERT_DIR}/cert.pem",
+        "--tlskey",
+        f"{CERT_DIR}/key.pem",
+        # Rootless in an unprivileged pod cannot create a PID namespace per step.
+        "--oci-worker-no-process-sandbox",
+    ]
+
+
+def fingerprint(text: str) -> str:
+    """SHA-256 of a text, used in pod annotations so that a changed certificate rolls the pod.
+
+    buildkitd reads its certificates once at start, so a renewed certificate
+    only takes effect through a new pod.
+    """
+    return hashlib.sha256(text.encode()).hexdigest()
