@@ -44,9 +44,7 @@ class Builder(pulumi.ComponentResource):
             metadata=self._metadata(layout.cert_secret_name, args),
             type="Opaque",
             string_data=pulumi.Output.secret(
-                pulumi.Output.all(args.tls.ca_pem, args.tls.chain_pem, args.tls.key_pem).apply(
-                    lambda files: dict(zip(workload.CERT_FILES, files, strict=True))
-                )
+                dict(zip(workload.CERT_FILES, (args.tls.ca_pem, args.tls.chain_pem, args.tls.key_pem), strict=True))
             ),
             opts=child,
         )
@@ -110,7 +108,7 @@ class Builder(pulumi.ComponentResource):
             readiness_probe=probe,
             liveness_probe=probe,
             resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests=dict(builder.resources.requests), limits=dict(builder.resources.limits)
+                requests=builder.resources.requests, limits=builder.resources.limits
             ),
             security_context=k8s.core.v1.SecurityContextArgs(
                 # Rootless BuildKit creates user namespaces and mounts inside them,

@@ -1,4 +1,4 @@
-"""The stack's own certificate authority: root CA, intermediate CA, a server leaf per builder, a client leaf per client."""
+"""The stack's own certificate authority: root and intermediate CA, a leaf per builder and per client."""
 
 from __future__ import annotations
 

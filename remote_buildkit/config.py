@@ -86,7 +86,16 @@ LabelKey = Annotated[str, AfterValidator(rules.label_key)]
 LabelValue = Annotated[str, AfterValidator(rules.label_value)]
 Tag = Annotated[str, AfterValidator(rules.tailscale_tag)]
 NonEmptyList = BeforeValidator(_non_empty_list)
-ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+
+
+def _resource_name(value: str) -> str:
+    if value not in RESOURCE_NAMES:
+        raise ValueError(f"must be one of {', '.join(RESOURCE_NAMES)}")
+    return value
+
+
+ResourceName = Annotated[str, AfterValidator(_resource_name)]
 
 
 class _Strict(BaseModel):
@@ -252,7 +261,11 @@ def _path(loc: tuple[int | str, ...]) -> str:
 
 def _strip_branch(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     """Pydantic puts union branch names (``str``, ``function-after[...]``) into locations; drop them."""
-    return tuple(p for p in loc if isinstance(p, int) or not (p in ("str", "int", "none") or "[" in p and p != "[key]"))
+
+    def is_branch(part: str) -> bool:
+        return part in ("str", "int", "none") or ("[" in part and part != "[key]")
+
+    return tuple(p for p in loc if isinstance(p, int) or not is_branch(p))
 
 
 def _problem(error: Any) -> Problem:
@@ -261,7 +274,11 @@ def _problem(error: Any) -> Problem:
     if kind == "missing":
         return Problem(_path(loc), _MISSING, "is required but missing")
     if kind == "extra_forbidden":
-        return Problem(_path(loc), error["input"], "is not a known key (check the spelling against README.md's configuration table)")
+        return Problem(
+            _path(loc),
+            error["input"],
+            "is not a known key (check the spelling against README.md's configuration table)",
+        )
     message = str(error["msg"]).removeprefix("Value error, ")
     if loc and loc[-1] == "[key]":
         # A bad mapping key: name the mapping, and show the key as the value.
@@ -277,7 +294,9 @@ def _semantic_problems(config: StackConfig) -> list[Problem]:
     for index, builder in enumerate(config.builders):
         if builder.name in seen_names:
             problems.append(
-                Problem(f"builders[{index}].name", builder.name, f"is already used by builders[{seen_names[builder.name]}]")
+                Problem(
+                    f"builders[{index}].name", builder.name, f"is already used by builders[{seen_names[builder.name]}]"
+                )
             )
         seen_names.setdefault(builder.name, index)
         if builder.hostname in seen_hosts:
@@ -302,7 +321,9 @@ def _semantic_problems(config: StackConfig) -> list[Problem]:
     seen_clients: dict[str, int] = {}
     for index, client in enumerate(config.pki.clients):
         if client in seen_clients:
-            problems.append(Problem(f"pki.clients[{index}]", client, f"is already used by pki.clients[{seen_clients[client]}]"))
+            problems.append(
+                Problem(f"pki.clients[{index}]", client, f"is already used by pki.clients[{seen_clients[client]}]")
+            )
         seen_clients.setdefault(client, index)
     if config.tailscale.enabled:
         for index, tag in enumerate(config.tailscale.ci_tags):
@@ -311,7 +332,8 @@ def _semantic_problems(config: StackConfig) -> list[Problem]:
                     Problem(
                         f"tailscale.ciTags[{index}]",
                         tag,
-                        "is also a builder tag; CI runners and builders need separate tags so the policy can tell them apart",
+                        "is also a builder tag; CI runners and builders need separate tags "
+                        "so the policy can tell them apart",
                     )
                 )
     else:
@@ -321,7 +343,8 @@ def _semantic_problems(config: StackConfig) -> list[Problem]:
                 Problem(
                     "port",
                     config.port,
-                    f"leaves no room for {len(config.builders)} port-forward ports (port + builder index must be at most 65535)",
+                    f"leaves no room for {len(config.builders)} port-forward ports "
+                    "(port + builder index must be at most 65535)",
                 )
             )
     return problems
@@ -354,7 +377,7 @@ def decode_raw_config(raw: Mapping[str, str], project: str = PROJECT) -> dict[st
 
 
 def parse_config(values: Mapping[str, object]) -> StackConfig:
-    """Validate decoded config values into a :class:`StackConfig`, or raise :class:`ConfigError` listing every problem."""
+    """Validate decoded config values into a :class:`StackConfig`; :class:`ConfigError` lists every problem."""
     try:
         config = StackConfig.model_validate(dict(values))
     except ValidationError as exc:

@@ -118,9 +118,8 @@ def image_reference(value: str) -> str:
     if not value or any(c.isspace() for c in value):
         raise ValueError("must be an image reference such as moby/buildkit:v0.29.0-rootless")
     name, at, digest = value.partition("@")
-    if at:
-        if not re.match(r"^sha256:[0-9a-f]{64}$", digest):
-            raise ValueError("has a malformed digest; expected @sha256:<64 hex digits>")
+    if at and not re.match(r"^sha256:[0-9a-f]{64}$", digest):
+        raise ValueError("has a malformed digest; expected @sha256:<64 hex digits>")
     last_segment = name.rsplit("/", 1)[-1]
     repository_segment, colon, tag = last_segment.partition(":")
     if not repository_segment:

@@ -19,9 +19,7 @@ TWO_BUILDERS = [{"name": "arm64", "platform": "linux/arm64"}, {"name": "amd64", 
 
 def stack_config(values: Mapping[str, Any], project: str = "remote-buildkit") -> dict[str, str]:
     """Config as the CLI hands it to the program: every value a string, structured ones as JSON."""
-    return {
-        f"{project}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
-    }
+    return {f"{project}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in values.items()}
 
 
 def run_stack(values: Mapping[str, Any]) -> Evaluation:

@@ -75,10 +75,12 @@ def handshake(server: ssl.SSLContext, client: ssl.SSLContext, server_name: str) 
     client_error: BaseException | None = None
     echoed = b""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with client.wrap_socket(raw, server_hostname=server_name) as tls:
-                tls.sendall(b"ping")
-                echoed = tls.recv(4)
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            client.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            tls.sendall(b"ping")
+            echoed = tls.recv(4)
     except (OSError, ssl.SSLError) as error:
         client_error = error
     thread.join(timeout=10)

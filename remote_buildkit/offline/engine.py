@@ -139,10 +139,10 @@ class RecordingMonitor(mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
-            return super().RegisterResource(request)
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
         raw_inputs = rpc.deserialize_properties(request.object)
         secret_inputs = frozenset(k for k, v in raw_inputs.items() if _unwrap_secrets(v)[1])
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
         registration = self.resources[urn]
         secret_names = frozenset(request.additionalSecretOutputs)

@@ -79,7 +79,9 @@ class TlsProviderError(ValueError):
     """The inputs would make the real provider fail too."""
 
 
-def create(type_token: str, inputs: Mapping[str, Any], now: datetime.datetime | None = None) -> tuple[str, dict[str, Any]]:
+def create(
+    type_token: str, inputs: Mapping[str, Any], now: datetime.datetime | None = None
+) -> tuple[str, dict[str, Any]]:
     """The ``(id, outputs)`` the TLS provider would return for a new resource of ``type_token``."""
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     if type_token == PRIVATE_KEY:
@@ -116,11 +118,13 @@ def _private_key(inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         )
     else:
         raise TlsProviderError(f"unsupported algorithm {algorithm!r}")
-    pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     public = key.public_key()
     public_pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     public_der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    fingerprint = hashlib.sha1(public_der).hexdigest()
+    fingerprint = hashlib.sha1(public_der, usedforsecurity=False).hexdigest()
     outputs = {
         **inputs,
         "algorithm": algorithm,
@@ -171,16 +175,16 @@ def _cert_request(inputs: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     sans = _sans(inputs.get("dnsNames") or [], inputs.get("ipAddresses") or [], inputs.get("uris") or [])
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    csr = builder.sign(key, _hash_for(key))  # type: ignore[arg-type]
+    csr = builder.sign(key, _hash_for(key))
     pem = csr.public_bytes(serialization.Encoding.PEM).decode()
-    return hashlib.sha1(pem.encode()).hexdigest(), {**inputs, "certRequestPem": pem}
+    return hashlib.sha1(pem.encode(), usedforsecurity=False).hexdigest(), {**inputs, "certRequestPem": pem}
 
 
 def _subject_key_id(public_key: PublicKeyTypes) -> bytes:
     """SHA-1 of the public key bits, as the provider's generateSubjectKeyID computes it for ECDSA keys."""
     if isinstance(public_key, ec.EllipticCurvePublicKey):
         point = public_key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        return hashlib.sha1(point).digest()
+        return hashlib.sha1(point, usedforsecurity=False).digest()
     return x509.SubjectKeyIdentifier.from_public_key(public_key).digest  # type: ignore[arg-type]
 
 
@@ -242,7 +246,7 @@ def _build_certificate(
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=len(subject) == 0)
     if is_ca and len(subject) == 0:
         raise TlsProviderError("Must contain at least one Distinguished Name when creating Certificate Authority (CA)")
-    cert = builder.sign(issuer_key, _hash_for(issuer_key))  # type: ignore[arg-type]
+    cert = builder.sign(issuer_key, _hash_for(issuer_key))
     outputs = {
         **inputs,
         "certPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
@@ -279,8 +283,12 @@ def _locally_signed(inputs: Mapping[str, Any], now: datetime.datetime) -> tuple[
         raise TlsProviderError("certificate request signature is invalid")
     ca_cert = x509.load_pem_x509_certificate(inputs["caCertPem"].encode())
     ca_key = _load_key(inputs["caPrivateKeyPem"])
-    ca_public = ca_cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    own_public = ca_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ca_public = ca_cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    own_public = ca_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     if ca_public != own_public:
         raise TlsProviderError("ca_private_key_pem does not match ca_cert_pem")
     try:
@@ -289,7 +297,9 @@ def _locally_signed(inputs: Mapping[str, Any], now: datetime.datetime) -> tuple[
     except x509.ExtensionNotFound:
         sans = []
     try:
-        authority_key_id: bytes | None = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        authority_key_id: bytes | None = ca_cert.extensions.get_extension_for_class(
+            x509.SubjectKeyIdentifier
+        ).value.digest
     except x509.ExtensionNotFound:
         authority_key_id = None
     return _build_certificate(

@@ -12,7 +12,9 @@ from tests.tlsharness import client_context, handshake, server_context
 
 
 @pytest.mark.parametrize("builder", ["arm64", "amd64"])
-def test_every_address_completes_mtls_against_its_own_secret(two_builders_no_tailscale: Evaluation, builder: str) -> None:
+def test_every_address_completes_mtls_against_its_own_secret(
+    two_builders_no_tailscale: Evaluation, builder: str
+) -> None:
     evaluation = two_builders_no_tailscale
     files = secret_files(evaluation, builder)
     bundle = evaluation.output("client_bundle")

@@ -45,7 +45,9 @@ def test_every_key_is_ecdsa_p256_with_the_curve_set_explicitly(two_builders_no_t
 
 
 @pytest.mark.parametrize("builder", ["arm64", "amd64"])
-def test_server_chain_verifies_from_root_through_intermediate(two_builders_no_tailscale: Evaluation, builder: str) -> None:
+def test_server_chain_verifies_from_root_through_intermediate(
+    two_builders_no_tailscale: Evaluation, builder: str
+) -> None:
     files = secret_files(two_builders_no_tailscale, builder)
     leaf, intermediate = pem_certificates(files["cert.pem"])
     store = verification.Store(pem_certificates(files["ca.pem"]))
@@ -68,6 +70,7 @@ def test_client_chain_verifies_from_root_through_intermediate(two_builders_no_ta
     verified = verifier.verify(leaf, [intermediate])
 
     assert len(verified.chain) == 3
+    assert verified.subjects is not None
     assert x509.DNSName("ci") in verified.subjects
 
 
@@ -137,7 +140,9 @@ def test_client_leaf_profile(two_builders_no_tailscale: Evaluation) -> None:
     assert _extended(leaf) == [ExtendedKeyUsageOID.CLIENT_AUTH]
 
 
-def test_every_certificate_renews_early_and_leaves_expire_before_their_ca(two_builders_no_tailscale: Evaluation) -> None:
+def test_every_certificate_renews_early_and_leaves_expire_before_their_ca(
+    two_builders_no_tailscale: Evaluation,
+) -> None:
     evaluation = two_builders_no_tailscale
     certs = evaluation.of_type(SELF_SIGNED) + evaluation.of_type(LOCALLY_SIGNED)
     assert len(certs) == 5
@@ -145,12 +150,12 @@ def test_every_certificate_renews_early_and_leaves_expire_before_their_ca(two_bu
         assert 0 < cert.inputs["earlyRenewalHours"] < cert.inputs["validityPeriodHours"], cert.name
     hours = {cert.name: cert.inputs["validityPeriodHours"] for cert in certs}
     assert hours["pki-intermediate-cert"] < hours["pki-root-cert"]
-    for leaf in ("pki-server-arm64-cert", "pki-server-amd64-cert", "pki-client-ci-cert"):
-        assert hours[leaf] < hours["pki-intermediate-cert"]
+    for leaf_name in ("pki-server-arm64-cert", "pki-server-amd64-cert", "pki-client-ci-cert"):
+        assert hours[leaf_name] < hours["pki-intermediate-cert"]
 
-    files = secret_files(evaluation, "arm64")
-    leaf, intermediate = pem_certificates(files["cert.pem"])
-    (root,) = pem_certificates(files["ca.pem"])
+    pems = secret_files(evaluation, "arm64")
+    leaf, intermediate = pem_certificates(pems["cert.pem"])
+    (root,) = pem_certificates(pems["ca.pem"])
     assert leaf.not_valid_after_utc < intermediate.not_valid_after_utc < root.not_valid_after_utc
     assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == datetime.timedelta(
         hours=pki_profile.SERVER_LIFETIME.validity_hours
@@ -159,7 +164,9 @@ def test_every_certificate_renews_early_and_leaves_expire_before_their_ca(two_bu
 
 def test_ca_usages_are_exactly_the_profile(two_builders_no_tailscale: Evaluation) -> None:
     evaluation = two_builders_no_tailscale
-    uses = {r.name: r.inputs["allowedUses"] for r in evaluation.of_type(SELF_SIGNED) + evaluation.of_type(LOCALLY_SIGNED)}
+    uses = {
+        r.name: r.inputs["allowedUses"] for r in evaluation.of_type(SELF_SIGNED) + evaluation.of_type(LOCALLY_SIGNED)
+    }
     assert uses["pki-root-cert"] == ["cert_signing", "crl_signing"]
     assert uses["pki-intermediate-cert"] == ["cert_signing", "crl_signing"]
     assert uses["pki-server-arm64-cert"] == ["digital_signature", "key_encipherment", "server_auth"]
