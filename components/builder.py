@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.tailnet import SidecarIdentity, SidecarIdentityArgs, sidecar_container, sidecar_volumes
 from remote_buildkit import workload
 from remote_buildkit.layout import CERT_HASH_ANNOTATION, BuilderLayout
 
@@ -24,11 +25,21 @@ class ServerTls:
 
 
 @dataclass(frozen=True)
+class TailscaleSidecar:
+    """Tailnet access for a builder: the sidecar image and the key it joins with (a secret)."""
+
+    image: str
+    auth_key: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class BuilderArgs:
     layout: BuilderLayout
     image: str
     namespace: pulumi.Input[str]
     tls: ServerTls
+    #: ``None`` when Tailscale is disabled: no sidecar, no service account, no keys.
+    tailscale: TailscaleSidecar | None = None
 
 
 class Builder(pulumi.ComponentResource):
@@ -49,6 +60,16 @@ class Builder(pulumi.ComponentResource):
             opts=child,
         )
 
+        identity = (
+            SidecarIdentity(
+                f"{name}-tailscale",
+                SidecarIdentityArgs(layout=layout, namespace=args.namespace, auth_key=args.tailscale.auth_key),
+                opts=child,
+            )
+            if args.tailscale
+            else None
+        )
+
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=self._metadata(layout.object_name, args),
@@ -63,7 +84,7 @@ class Builder(pulumi.ComponentResource):
                         labels=layout.labels,
                         annotations={CERT_HASH_ANNOTATION: args.tls.chain_pem.apply(workload.fingerprint)},
                     ),
-                    spec=self._pod_spec(layout, args.image, cert_secret),
+                    spec=self._pod_spec(layout, args, cert_secret, identity),
                 ),
             ),
             opts=child,
@@ -91,7 +112,9 @@ class Builder(pulumi.ComponentResource):
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=args.layout.labels)
 
     @staticmethod
-    def _pod_spec(layout: BuilderLayout, image: str, cert_secret: k8s.core.v1.Secret) -> k8s.core.v1.PodSpecArgs:
+    def _pod_spec(
+        layout: BuilderLayout, args: BuilderArgs, cert_secret: k8s.core.v1.Secret, identity: SidecarIdentity | None
+    ) -> k8s.core.v1.PodSpecArgs:
         builder = layout.builder
         probe = k8s.core.v1.ProbeArgs(
             exec_=k8s.core.v1.ExecActionArgs(command=list(workload.PROBE_COMMAND)),
@@ -102,7 +125,7 @@ class Builder(pulumi.ComponentResource):
         )
         buildkitd = k8s.core.v1.ContainerArgs(
             name="buildkitd",
-            image=image,
+            image=args.image,
             args=workload.buildkitd_args(layout.port),
             ports=[k8s.core.v1.ContainerPortArgs(name="buildkitd", container_port=layout.port, protocol="TCP")],
             readiness_probe=probe,
@@ -124,8 +147,23 @@ class Builder(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="state", mount_path=workload.STATE_DIR),
             ],
         )
+        containers = [buildkitd]
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="certs",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=cert_secret.metadata.apply(lambda m: m.name or layout.cert_secret_name),
+                    default_mode=0o440,
+                ),
+            ),
+            k8s.core.v1.VolumeArgs(name="state", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+        ]
+        if args.tailscale and identity:
+            containers.append(sidecar_container(layout, args.tailscale.image))
+            volumes += sidecar_volumes(identity)
         return k8s.core.v1.PodSpecArgs(
-            containers=[buildkitd],
+            containers=containers,
+            service_account_name=identity.service_account_name if identity else None,
             node_selector=dict(builder.node_selector),
             tolerations=[
                 k8s.core.v1.TolerationArgs(
@@ -137,18 +175,10 @@ class Builder(pulumi.ComponentResource):
                 )
                 for t in builder.tolerations
             ],
-            # Build steps run untrusted code; they get no Kubernetes credentials.
+            # Build steps run untrusted code: no container gets a token unless it mounts
+            # one itself, and only the Tailscale sidecar does.
             automount_service_account_token=False,
             enable_service_links=False,
             security_context=k8s.core.v1.PodSecurityContextArgs(fs_group=workload.ROOTLESS_GID),
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="certs",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(
-                        secret_name=cert_secret.metadata.apply(lambda m: m.name or layout.cert_secret_name),
-                        default_mode=0o440,
-                    ),
-                ),
-                k8s.core.v1.VolumeArgs(name="state", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
-            ],
+            volumes=volumes,
         )

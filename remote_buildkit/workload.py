@@ -47,3 +47,30 @@ def fingerprint(text: str) -> str:
     only takes effect through a new pod.
     """
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+TAILSCALE_AUTH_DIR = "/var/run/tailscale-auth"
+TAILSCALE_AUTH_FILE = "authkey"
+#: Where client-go and containerboot look for the service-account token, CA and namespace.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_TOKEN_SECONDS = 3600
+TAILSCALE_UID = 1000
+
+
+def tailscale_env(hostname: str, state_secret: str) -> dict[str, str]:
+    """containerboot's settings for a userspace sidecar that forwards tailnet TCP to the pod's loopback.
+
+    The auth key is passed as ``file:`` so it never sits in the pod spec or the
+    process environment; ``TS_AUTH_ONCE`` plus state in a Secret keeps one node
+    identity across restarts instead of piling up ``buildkitd-1``, ``-2``, ...
+    """
+    return {
+        "TS_USERSPACE": "true",
+        "TS_HOSTNAME": hostname,
+        "TS_KUBE_SECRET": state_secret,
+        "TS_AUTH_ONCE": "true",
+        "TS_ACCEPT_DNS": "false",
+        "TS_AUTHKEY": f"file:{TAILSCALE_AUTH_DIR}/{TAILSCALE_AUTH_FILE}",
+        # The socket lives on the writable /tmp emptyDir; the root filesystem is read-only.
+        "TS_SOCKET": "/tmp/tailscaled.sock",  # noqa: S108 - a per-pod emptyDir, not a shared /tmp
+    }
