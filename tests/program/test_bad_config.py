@@ -82,6 +82,17 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "builders[0].nodeSelector",
         "'-bad'",
     ),
+    ("tag without prefix", {"tailscale": {"tags": ["buildkit"]}}, "tailscale.tags[0]", "'buildkit'"),
+    ("tag starting with a digit", {"tailscale": {"ciTags": ["tag:1bk"]}}, "tailscale.ciTags[0]", "'tag:1bk'"),
+    ("empty tag list", {"tailscale": {"tags": []}}, "tailscale.tags", "[]"),
+    ("tailnet domain", {"tailscale": {"tailnetDomain": "Tail_1234"}}, "tailscale.tailnetDomain", "'Tail_1234'"),
+    (
+        "tailscale image unpinned",
+        {"tailscale": {"image": "tailscale/tailscale"}},
+        "tailscale.image",
+        "'tailscale/tailscale'",
+    ),
+    ("enabled not a bool", {"tailscale": {"enabled": "maybe"}}, "tailscale.enabled", "'maybe'"),
     ("builders not JSON", {"builders": "[{name: arm64"}, "builders", "'[{name: arm64'"),
 ]
 
