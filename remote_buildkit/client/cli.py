@@ -93,6 +93,19 @@ def _cmd_ci_secret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_platforms(args: argparse.Namespace) -> int:
+    print(",".join(dict.fromkeys(b.platform for b in _read_outputs(args.outputs).builders)))
+    return 0
+
+
+def _cmd_tailscale_key(args: argparse.Namespace) -> int:
+    key = _read_outputs(args.outputs).tailscale_ci_auth_key
+    if not key:
+        raise UsageError("tailscale_ci_auth_key is missing from the stack outputs (is Tailscale enabled?)")
+    print(key)
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     outputs = _read_outputs(args.outputs)
     findings = doctor.check_bundle(outputs.bundle)
@@ -123,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     ci_secret.add_argument("--github-repo", metavar="OWNER/REPO", help="store it with `gh secret set`")
     ci_secret.add_argument("--secret-name", default=DEFAULT_SECRET, help=f"(default {DEFAULT_SECRET})")
     ci_secret.set_defaults(run=_cmd_ci_secret)
+
+    platforms = commands.add_parser("platforms", help="print the builders' platforms, comma-separated")
+    platforms.set_defaults(run=_cmd_platforms)
+
+    tailscale_key = commands.add_parser("tailscale-key", help="print the CI auth key for joining the tailnet")
+    tailscale_key.set_defaults(run=_cmd_tailscale_key)
 
     check = commands.add_parser("doctor", help="check the bundle and every builder; non-zero exit on a problem")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds per network step (default 10)")

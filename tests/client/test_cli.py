@@ -113,3 +113,15 @@ def test_missing_outputs_file_is_one_line() -> None:
         result.stderr.strip()
         == "remote-buildkit: cannot read --outputs /nonexistent/outputs.json: No such file or directory"
     )
+
+
+def test_platforms_and_tailscale_key(tailnet_stack, two_builders_no_tailscale) -> None:
+    from tests.client.conftest import outputs_json
+
+    assert _run(["platforms"], outputs_json(tailnet_stack)).stdout == "linux/arm64,linux/amd64\n"
+    assert _run(["tailscale-key"], outputs_json(tailnet_stack)).stdout.strip() == tailnet_stack.output(
+        "tailscale_ci_auth_key"
+    )
+    missing = _run(["tailscale-key"], outputs_json(two_builders_no_tailscale))
+    assert missing.returncode == 2
+    assert "tailscale_ci_auth_key is missing" in missing.stderr
