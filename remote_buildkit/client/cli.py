@@ -118,7 +118,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="remote-buildkit", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="remote-buildkit",
+        description="Set up and check docker buildx from a remote-buildkit stack's outputs "
+        "(`pulumi stack output --json --show-secrets`).",
+    )
     parser.add_argument("--outputs", metavar="FILE", help="stack outputs JSON (default: standard input)")
     commands = parser.add_subparsers(dest="command", required=True)
 
