@@ -117,6 +117,22 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return doctor.exit_code(findings)
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    try:
+        from remote_buildkit.offline.render import RenderError, render
+    except ImportError as error:
+        raise UsageError(
+            f"render runs the Pulumi program and needs its dependencies ({error.name} is missing): "
+            "pip install -r requirements.txt"
+        ) from None
+    try:
+        written = render(Path(args.project_dir), args.stack, Path(args.out))
+    except RenderError as error:
+        raise UsageError(str(error)) from None
+    print(f"rendered {len(written)} files to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="remote-buildkit",
@@ -146,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     tailscale_key = commands.add_parser("tailscale-key", help="print the CI auth key for joining the tailnet")
     tailscale_key.set_defaults(run=_cmd_tailscale_key)
+
+    render = commands.add_parser("render", help="write every Kubernetes object the stack would deploy, offline")
+    render.add_argument("--stack", default="dev", help="the stack whose Pulumi.<stack>.yaml to use (default dev)")
+    render.add_argument("--out", default="render", help="output directory (default render/)")
+    render.add_argument("--project-dir", default=".", help="the Pulumi project directory (default .)")
+    render.set_defaults(run=_cmd_render)
 
     check = commands.add_parser("doctor", help="check the bundle and every builder; non-zero exit on a problem")
     check.add_argument("--timeout", type=float, default=10.0, help="seconds per network step (default 10)")

@@ -100,11 +100,15 @@ def _unwrap_secrets(value: Any) -> tuple[Any, bool]:
 class OfflineMocks(pulumi.runtime.Mocks):
     """Provider behaviour for the resource types the program uses."""
 
-    def __init__(self, now: datetime.datetime | None = None) -> None:
+    def __init__(self, now: datetime.datetime | None = None, preview: bool = False) -> None:
         self.now = now
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs, _ = _unwrap_secrets(args.inputs)
+        if self.preview and (args.typ in tls_provider.TYPES or args.typ == TAILNET_KEY):
+            # As in `pulumi preview` of a new stack: what the provider computes is not known yet.
+            return None, dict(inputs)
         if args.typ in tls_provider.TYPES:
             return tls_provider.create(args.typ, inputs, self.now)
         if args.typ == TAILNET_KEY:
@@ -183,19 +187,24 @@ def evaluate(
     stack: str = "dev",
     secret_keys: tuple[str, ...] = (),
     now: datetime.datetime | None = None,
+    preview: bool = False,
 ) -> Evaluation:
     """Run the program at ``program`` (a ``__main__.py``) with ``config`` (``{"project:key": "raw string"}``).
+
+    With ``preview``, it runs as ``pulumi preview`` of a new stack does: values
+    that providers compute (keys, certificates, auth keys) stay unknown, and so
+    does everything derived from them.
 
     Raises whatever the program raises, after recording what it had declared
     by then; :data:`last_evaluation` holds that record.
     """
     global last_evaluation
-    monitor = RecordingMonitor(OfflineMocks(now))
+    monitor = RecordingMonitor(OfflineMocks(now, preview))
     last_evaluation = Evaluation(resources=monitor.declared)
 
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     root = settings.get_root_resource()
     assert isinstance(root, pulumi.runtime.stack.Stack)
 
