@@ -54,9 +54,13 @@ class Builder(pulumi.ComponentResource):
             f"{name}-certs",
             metadata=self._metadata(layout.cert_secret_name, args),
             type="Opaque",
-            string_data=pulumi.Output.secret(
-                dict(zip(workload.CERT_FILES, (args.tls.ca_pem, args.tls.chain_pem, args.tls.key_pem), strict=True))
-            ),
+            # One secret Output per file, so the file names stay known even while the PEMs are not.
+            string_data={
+                name: pulumi.Output.secret(pem)
+                for name, pem in zip(
+                    workload.CERT_FILES, (args.tls.ca_pem, args.tls.chain_pem, args.tls.key_pem), strict=True
+                )
+            },
             opts=child,
         )
 
@@ -72,7 +76,12 @@ class Builder(pulumi.ComponentResource):
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=self._metadata(layout.object_name, args),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=layout.object_name,
+                namespace=args.namespace,
+                labels=layout.labels,
+                annotations=workload.checkov_annotations(workload.BUILDKITD_CHECKOV_SKIPS),
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 # Two buildkitd pods must never share a cache, and the old one holds builds.
@@ -105,6 +114,23 @@ class Builder(pulumi.ComponentResource):
             opts=child,
         )
 
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-network-policy",
+            metadata=self._metadata(layout.object_name, args),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=layout.selector_labels),
+                policy_types=["Ingress"],
+                # Only the BuildKit port, which demands a client certificate anyway. Tailnet
+                # traffic arrives through the sidecar on loopback and never crosses this policy.
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=layout.port, protocol="TCP")]
+                    )
+                ],
+            ),
+            opts=child,
+        )
+
         self.register_outputs({"address": layout.address, "cluster_address": layout.cluster_address})
 
     @staticmethod
@@ -126,6 +152,7 @@ class Builder(pulumi.ComponentResource):
         buildkitd = k8s.core.v1.ContainerArgs(
             name="buildkitd",
             image=args.image,
+            image_pull_policy="Always",
             args=workload.buildkitd_args(layout.port),
             ports=[k8s.core.v1.ContainerPortArgs(name="buildkitd", container_port=layout.port, protocol="TCP")],
             readiness_probe=probe,
@@ -141,6 +168,7 @@ class Builder(pulumi.ComponentResource):
                 run_as_user=workload.ROOTLESS_UID,
                 run_as_group=workload.ROOTLESS_GID,
                 run_as_non_root=True,
+                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["NET_RAW"]),
             ),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="certs", mount_path=workload.CERT_DIR, read_only=True),

@@ -90,7 +90,7 @@ class SidecarIdentity(pulumi.ComponentResource):
             f"{name}-auth",
             metadata=metadata(layout.tailscale_auth_secret_name),
             type="Opaque",
-            string_data=pulumi.Output.secret({workload.TAILSCALE_AUTH_FILE: args.auth_key}),
+            string_data={workload.TAILSCALE_AUTH_FILE: args.auth_key},
             opts=child,
         )
         state = k8s.core.v1.Secret(
@@ -143,15 +143,29 @@ class SidecarIdentity(pulumi.ComponentResource):
 
 def sidecar_container(layout: BuilderLayout, image: str) -> k8s.core.v1.ContainerArgs:
     """The Tailscale container: userspace networking, restricted security context, its own token mount."""
+    # Liveness and readiness only ask whether containerboot is up. Its /healthz turns
+    # unhealthy whenever the tailnet is briefly unreachable, and neither a restart nor
+    # dropping the builder from its Service (in-cluster clients) would help then.
+    probe = k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=workload.TAILSCALE_HEALTH_PORT),
+        initial_delay_seconds=5,
+        period_seconds=30,
+        timeout_seconds=5,
+    )
+    pod_ip = k8s.core.v1.EnvVarArgs(
+        name="POD_IP",
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
+        ),
+    )
+    settings = workload.tailscale_env(layout.builder.hostname, layout.tailscale_state_secret_name)
     return k8s.core.v1.ContainerArgs(
         name="tailscale",
         image=image,
-        env=[
-            k8s.core.v1.EnvVarArgs(name=key, value=value)
-            for key, value in workload.tailscale_env(
-                layout.builder.hostname, layout.tailscale_state_secret_name
-            ).items()
-        ],
+        image_pull_policy="Always",
+        env=[pod_ip, *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in settings.items())],
+        readiness_probe=probe,
+        liveness_probe=probe,
         resources=k8s.core.v1.ResourceRequirementsArgs(
             requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
         ),

@@ -32,6 +32,15 @@ from pulumi.runtime.sync_await import _sync_await
 from remote_buildkit.offline import tls_provider
 
 TAILNET_KEY = "tailscale:index/tailnetKey:TailnetKey"
+STAND_IN_PREFIX = "<computed:"
+#: Provider-generated outputs, per resource type, that a preview replaces with stand-ins.
+COMPUTED_FIELDS: dict[str, tuple[str, ...]] = {
+    tls_provider.PRIVATE_KEY: ("privateKeyPem", "privateKeyPemPkcs8", "publicKeyPem", "publicKeyFingerprintSha256"),
+    tls_provider.CERT_REQUEST: ("certRequestPem",),
+    tls_provider.SELF_SIGNED_CERT: ("certPem", "validityStartTime", "validityEndTime"),
+    tls_provider.LOCALLY_SIGNED_CERT: ("certPem", "validityStartTime", "validityEndTime"),
+    TAILNET_KEY: ("key", "createdAt", "expiresAt"),
+}
 
 
 @dataclass
@@ -106,9 +115,11 @@ class OfflineMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs, _ = _unwrap_secrets(args.inputs)
-        if self.preview and (args.typ in tls_provider.TYPES or args.typ == TAILNET_KEY):
-            # As in `pulumi preview` of a new stack: what the provider computes is not known yet.
-            return None, dict(inputs)
+        if self.preview and args.typ in COMPUTED_FIELDS:
+            # What the provider would generate is replaced by a stand-in naming it, so a
+            # preview depends only on code and config and is the same every time.
+            stand_ins = {field: f"{STAND_IN_PREFIX}{args.name}.{field}>" for field in COMPUTED_FIELDS[args.typ]}
+            return f"{args.name}-id", {**inputs, **stand_ins}
         if args.typ in tls_provider.TYPES:
             return tls_provider.create(args.typ, inputs, self.now)
         if args.typ == TAILNET_KEY:
@@ -191,9 +202,9 @@ def evaluate(
 ) -> Evaluation:
     """Run the program at ``program`` (a ``__main__.py``) with ``config`` (``{"project:key": "raw string"}``).
 
-    With ``preview``, it runs as ``pulumi preview`` of a new stack does: values
-    that providers compute (keys, certificates, auth keys) stay unknown, and so
-    does everything derived from them.
+    With ``preview``, values that providers generate (keys, certificates, auth
+    keys) are stand-ins such as ``<computed:pki-root-cert.certPem>``, so the
+    result depends only on the code and the config.
 
     Raises whatever the program raises, after recording what it had declared
     by then; :data:`last_evaluation` holds that record.
@@ -204,7 +215,7 @@ def evaluate(
 
     pulumi.runtime.set_all_config(dict(config), list(secret_keys))
     settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
     root = settings.get_root_resource()
     assert isinstance(root, pulumi.runtime.stack.Stack)
 

@@ -1,9 +1,9 @@
 """``remote-buildkit render``: every Kubernetes object the program would deploy, as reviewable YAML, offline.
 
 The program runs on the offline engine in preview mode, with the config from
-``Pulumi.<stack>.yaml``: values providers compute (keys, certificates, auth
-keys) are unknown, exactly as in ``pulumi preview`` of a new stack, so the
-output depends only on the code and the config. Secret values and ``secure:``
+``Pulumi.<stack>.yaml``: values providers generate (keys, certificates, auth
+keys) and what is derived from them show as ``<computed>``, as in ``pulumi
+preview`` of a new stack, so the output depends only on the code and config. Secret values and ``secure:``
 config values never appear; stable file names, sorted keys and integral
 numbers as integers make ``git diff`` between two renders show only real
 changes.
@@ -20,8 +20,9 @@ from typing import Any
 import yaml
 from pulumi.output import Unknown
 
+from remote_buildkit.layout import CERT_HASH_ANNOTATION
 from remote_buildkit.offline import tls_provider
-from remote_buildkit.offline.engine import TAILNET_KEY, DeclaredResource, Evaluation, evaluate
+from remote_buildkit.offline.engine import STAND_IN_PREFIX, TAILNET_KEY, DeclaredResource, Evaluation, evaluate
 
 COMPUTED = "<computed>"
 REDACTED = "<redacted>"
@@ -83,8 +84,8 @@ def load_stack_file(project_dir: Path, stack: str) -> StackFile:
 
 
 def normalize(value: Any) -> Any:
-    """Plain YAML-ready data: unknowns as a placeholder, integral floats as ints, no nulls."""
-    if isinstance(value, Unknown):
+    """Plain YAML-ready data: generated values as a placeholder, integral floats as ints, no nulls."""
+    if isinstance(value, Unknown) or (isinstance(value, str) and STAND_IN_PREFIX in value):
         return COMPUTED
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -114,6 +115,10 @@ def manifest(resource: DeclaredResource) -> dict[str, Any]:
         for key in ("data", "stringData"):
             if key in body:
                 body[key] = _redact(body[key])
+    annotations = body.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {})
+    if CERT_HASH_ANNOTATION in annotations:
+        # A hash of the server certificate, which exists only once the stack is deployed.
+        annotations[CERT_HASH_ANNOTATION] = COMPUTED
     return dict(body)
 
 

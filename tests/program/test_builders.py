@@ -13,6 +13,7 @@ from tests.program.helpers import secret_files
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
@@ -30,14 +31,15 @@ def _container(deployment: DeclaredResource, name: str = "buildkitd") -> dict[st
 
 def test_resource_counts(two_builders_no_tailscale: Evaluation) -> None:
     evaluation = two_builders_no_tailscale
-    counts = {t: len(evaluation.of_type(t)) for t in (NAMESPACE, SECRET, DEPLOYMENT, SERVICE)}
-    assert counts == {NAMESPACE: 1, SECRET: 2, DEPLOYMENT: 2, SERVICE: 2}
+    counts = {t: len(evaluation.of_type(t)) for t in (NAMESPACE, SECRET, DEPLOYMENT, SERVICE, NETWORK_POLICY)}
+    assert counts == {NAMESPACE: 1, SECRET: 2, DEPLOYMENT: 2, SERVICE: 2, NETWORK_POLICY: 2}
     assert len(evaluation.of_type("remote-buildkit:builder:Builder")) == 2
     assert {r.type for r in evaluation.resources} == {
         NAMESPACE,
         SECRET,
         DEPLOYMENT,
         SERVICE,
+        NETWORK_POLICY,
         "remote-buildkit:builder:Builder",
         "remote-buildkit:namespace:BuildkitNamespace",
         "remote-buildkit:pki:Pki",
@@ -192,3 +194,18 @@ def test_tolerations_and_custom_node_selector_reach_the_pod(run: Callable[[dict[
     assert spec["nodeSelector"] == {"kubernetes.io/arch": "arm64", "node.example.com/pool": "spare"}
     assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "ci", "effect": "NoSchedule"}]
     assert _container(deployment)["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+
+
+def test_network_policy_admits_only_the_builder_port(two_builders_no_tailscale: Evaluation) -> None:
+    policy = two_builders_no_tailscale.named("buildkitd-arm64-network-policy")
+    deployment = two_builders_no_tailscale.named("buildkitd-arm64-deployment")
+    spec = policy.inputs["spec"]
+    assert spec["podSelector"]["matchLabels"] == deployment.inputs["spec"]["selector"]["matchLabels"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["ingress"] == [{"ports": [{"port": 1234, "protocol": "TCP"}]}]
+
+
+def test_buildkitd_drops_net_raw_and_always_pulls(two_builders_no_tailscale: Evaluation) -> None:
+    container = _container(two_builders_no_tailscale.named("buildkitd-arm64-deployment"))
+    assert container["securityContext"]["capabilities"] == {"drop": ["NET_RAW"]}
+    assert container["imagePullPolicy"] == "Always"

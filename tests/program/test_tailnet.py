@@ -84,7 +84,8 @@ def test_sidecar_joins_with_the_builder_key_through_a_secret_file(two_builders: 
         auth = two_builders.named(f"buildkitd-{builder}-tailscale-auth")
         assert auth.inputs["stringData"] == {"authkey": builder_key}
         assert "stringData" in auth.secret_inputs
-        env = {e["name"]: e["value"] for e in _container(two_builders, builder, "tailscale")["env"]}
+        env = {e["name"]: e.get("value") for e in _container(two_builders, builder, "tailscale")["env"]}
+        assert env.pop("POD_IP") is None
         assert env == {
             "TS_USERSPACE": "true",
             "TS_HOSTNAME": f"buildkitd-{builder}",
@@ -93,6 +94,8 @@ def test_sidecar_joins_with_the_builder_key_through_a_secret_file(two_builders: 
             "TS_ACCEPT_DNS": "false",
             "TS_AUTHKEY": "file:/var/run/tailscale-auth/authkey",
             "TS_SOCKET": "/tmp/tailscaled.sock",
+            "TS_ENABLE_HEALTH_CHECK": "true",
+            "TS_LOCAL_ADDR_PORT": "$(POD_IP):9002",
         }
         volumes = {v["name"]: v for v in _pod_spec(two_builders, builder)["volumes"]}
         assert volumes["tailscale-auth"]["secret"]["secretName"] == f"buildkitd-{builder}-tailscale-auth"
@@ -206,7 +209,7 @@ def test_original_setup_name_buildkitd() -> None:
     evaluation = run_stack({"builders": [{"name": "arm64", "platform": "linux/arm64", "hostname": "buildkitd"}]})
     assert evaluation.output("builder_address") == "tcp://buildkitd:1234"
     assert _mtls_to(evaluation, "arm64", "buildkitd")
-    env = {e["name"]: e["value"] for e in _container(evaluation, "arm64", "tailscale")["env"]}
+    env = {e["name"]: e.get("value") for e in _container(evaluation, "arm64", "tailscale")["env"]}
     assert env["TS_HOSTNAME"] == "buildkitd"
 
 
@@ -227,3 +230,15 @@ def test_policy_output_grants_ci_the_builder_port_only() -> None:
         "grants": [{"src": ["tag:gha", "tag:ci"], "dst": ["tag:bk"], "ip": ["tcp:2345"]}],
         "tests": [{"src": "tag:gha", "accept": ["tag:bk:2345"], "deny": ["tag:bk:22"]}],
     }
+
+
+def test_health_listener_binds_to_the_pod_ip_never_loopback(default_stack: Evaluation) -> None:
+    sidecar = _container(default_stack, "arm64", "tailscale")
+    env = {e["name"]: e for e in sidecar["env"]}
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    # Kubernetes expands $(POD_IP) only from variables defined before it.
+    names = [e["name"] for e in sidecar["env"]]
+    assert names.index("POD_IP") < names.index("TS_LOCAL_ADDR_PORT")
+    assert env["TS_LOCAL_ADDR_PORT"]["value"] == "$(POD_IP):9002"
+    assert sidecar["readinessProbe"]["tcpSocket"] == {"port": 9002}
+    assert sidecar["livenessProbe"]["tcpSocket"] == {"port": 9002}
