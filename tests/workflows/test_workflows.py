@@ -35,7 +35,13 @@ def _steps(document: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_there_are_the_expected_workflows() -> None:
-    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "example-consumer.yml", "preview.yml", "test.yml"]
+    assert [p.name for p in WORKFLOWS] == [
+        "deploy.yml",
+        "example-consumer.yml",
+        "preview.yml",
+        "render-diff.yml",
+        "test.yml",
+    ]
 
 
 def test_workflows_match_githubs_schema() -> None:
