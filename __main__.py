@@ -48,6 +48,7 @@ for layout in layouts:
 client = pki.clients[config.pki.clients[0]]
 pulumi.export("builder_address", layouts[0].address)
 pulumi.export("builders", [layout.summary() for layout in layouts])
+pulumi.export("certificates", pki.expiry())
 pulumi.export(
     "client_bundle",
     pulumi.Output.secret({"ca": pki.root_cert_pem, "cert": client.chain_pem, "key": client.private_key_pem}),

@@ -1,4 +1,4 @@
-"""One rootless buildkitd per platform: its certificate Secret, Deployment and Service."""
+"""One rootless buildkitd per platform: certificates, config, cache, Deployment, Service and NetworkPolicy."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components.tailnet import SidecarIdentity, SidecarIdentityArgs, sidecar_container, sidecar_volumes
 from remote_buildkit import workload
-from remote_buildkit.layout import CERT_HASH_ANNOTATION, BuilderLayout
+from remote_buildkit.layout import CERT_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, BuilderLayout
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,19 @@ class BuilderArgs:
     tailscale: TailscaleSidecar | None = None
 
 
+def _name_of(
+    resource: k8s.core.v1.Secret | k8s.core.v1.ConfigMap | k8s.core.v1.PersistentVolumeClaim,
+) -> pulumi.Output[str]:
+    return resource.metadata.apply(lambda metadata: metadata.name or "")
+
+
 class Builder(pulumi.ComponentResource):
-    """A single-replica rootless buildkitd pinned to nodes of one architecture, serving BuildKit over mTLS."""
+    """A single-replica rootless buildkitd pinned to nodes of one architecture, serving BuildKit over mTLS.
+
+    The pod keeps its cache on a PersistentVolumeClaim when one is configured,
+    garbage-collects it to fit, drains running builds before it stops, and
+    exposes Prometheus metrics on the pod IP.
+    """
 
     def __init__(self, name: str, args: BuilderArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("remote-buildkit:builder:Builder", name, None, opts)
@@ -63,7 +74,26 @@ class Builder(pulumi.ComponentResource):
             },
             opts=child,
         )
-
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=self._metadata(layout.config_map_name, args),
+            data={workload.CONFIG_FILE: layout.buildkitd_toml},
+            opts=child,
+        )
+        cache_claim = (
+            k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-cache",
+                metadata=self._metadata(layout.cache_claim_name, args),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    storage_class_name=layout.builder.cache.storage_class,
+                    resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": layout.cache_size}),
+                ),
+                opts=child,
+            )
+            if layout.builder.cache
+            else None
+        )
         identity = (
             SidecarIdentity(
                 f"{name}-tailscale",
@@ -91,9 +121,13 @@ class Builder(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=layout.labels,
-                        annotations={CERT_HASH_ANNOTATION: args.tls.chain_pem.apply(workload.fingerprint)},
+                        annotations={
+                            CERT_HASH_ANNOTATION: args.tls.chain_pem.apply(workload.fingerprint),
+                            CONFIG_HASH_ANNOTATION: workload.fingerprint(layout.buildkitd_toml),
+                            **workload.scrape_annotations(layout.metrics_port),
+                        },
                     ),
-                    spec=self._pod_spec(layout, args, cert_secret, identity),
+                    spec=self._pod_spec(layout, args, cert_secret, config_map, cache_claim, identity),
                 ),
             ),
             opts=child,
@@ -120,13 +154,7 @@ class Builder(pulumi.ComponentResource):
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=layout.selector_labels),
                 policy_types=["Ingress"],
-                # Only the BuildKit port, which demands a client certificate anyway. Tailnet
-                # traffic arrives through the sidecar on loopback and never crosses this policy.
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=layout.port, protocol="TCP")]
-                    )
-                ],
+                ingress=self._ingress_rules(layout),
             ),
             opts=child,
         )
@@ -138,8 +166,45 @@ class Builder(pulumi.ComponentResource):
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=args.layout.labels)
 
     @staticmethod
+    def _ingress_rules(layout: BuilderLayout) -> list[k8s.networking.v1.NetworkPolicyIngressRuleArgs]:
+        """The BuildKit port from anywhere (it demands a client certificate), metrics from named namespaces only.
+
+        Tailnet traffic arrives through the sidecar on loopback and never crosses this policy.
+        """
+        rules = [
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=layout.port, protocol="TCP")]
+            )
+        ]
+        if layout.metrics_port and layout.metrics_namespaces:
+            rules.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=layout.metrics_port, protocol="TCP")],
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_expressions=[
+                                    k8s.meta.v1.LabelSelectorRequirementArgs(
+                                        key="kubernetes.io/metadata.name",
+                                        operator="In",
+                                        values=list(layout.metrics_namespaces),
+                                    )
+                                ]
+                            )
+                        )
+                    ],
+                )
+            )
+        return rules
+
+    @staticmethod
     def _pod_spec(
-        layout: BuilderLayout, args: BuilderArgs, cert_secret: k8s.core.v1.Secret, identity: SidecarIdentity | None
+        layout: BuilderLayout,
+        args: BuilderArgs,
+        cert_secret: k8s.core.v1.Secret,
+        config_map: k8s.core.v1.ConfigMap,
+        cache_claim: k8s.core.v1.PersistentVolumeClaim | None,
+        identity: SidecarIdentity | None,
     ) -> k8s.core.v1.PodSpecArgs:
         builder = layout.builder
         probe = k8s.core.v1.ProbeArgs(
@@ -149,14 +214,36 @@ class Builder(pulumi.ComponentResource):
             timeout_seconds=10,
             failure_threshold=3,
         )
+        ports = [k8s.core.v1.ContainerPortArgs(name="buildkitd", container_port=layout.port, protocol="TCP")]
+        if layout.metrics_port:
+            ports.append(k8s.core.v1.ContainerPortArgs(name="metrics", container_port=layout.metrics_port))
         buildkitd = k8s.core.v1.ContainerArgs(
             name="buildkitd",
             image=args.image,
             image_pull_policy="Always",
-            args=workload.buildkitd_args(layout.port),
-            ports=[k8s.core.v1.ContainerPortArgs(name="buildkitd", container_port=layout.port, protocol="TCP")],
+            args=workload.buildkitd_args(layout.port, layout.metrics_port),
+            env=[
+                k8s.core.v1.EnvVarArgs(
+                    name="POD_IP",
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")
+                    ),
+                )
+            ],
+            ports=ports,
             readiness_probe=probe,
             liveness_probe=probe,
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(
+                        command=[
+                            "/bin/sh",
+                            "-c",
+                            workload.drain_script(workload.drain_seconds(builder.termination_grace_period_seconds)),
+                        ]
+                    )
+                )
+            ),
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests=builder.resources.requests, limits=builder.resources.limits
             ),
@@ -172,25 +259,42 @@ class Builder(pulumi.ComponentResource):
             ),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="certs", mount_path=workload.CERT_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="config", mount_path=workload.CONFIG_DIR, read_only=True),
                 k8s.core.v1.VolumeMountArgs(name="state", mount_path=workload.STATE_DIR),
             ],
         )
-        containers = [buildkitd]
+        state = (
+            k8s.core.v1.VolumeArgs(
+                name="state",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=_name_of(cache_claim)
+                ),
+            )
+            if cache_claim
+            else k8s.core.v1.VolumeArgs(
+                name="state", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=layout.cache_size)
+            )
+        )
         volumes = [
             k8s.core.v1.VolumeArgs(
                 name="certs",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(
-                    secret_name=cert_secret.metadata.apply(lambda m: m.name or layout.cert_secret_name),
-                    default_mode=0o440,
-                ),
+                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=_name_of(cert_secret), default_mode=0o440),
             ),
-            k8s.core.v1.VolumeArgs(name="state", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+            k8s.core.v1.VolumeArgs(
+                name="config",
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=_name_of(config_map), default_mode=0o444),
+            ),
+            state,
         ]
+        init_containers = []
         if args.tailscale and identity:
-            containers.append(sidecar_container(layout, args.tailscale.image))
+            # A native sidecar (an init container that keeps running): Kubernetes stops it only
+            # after buildkitd has drained, so tailnet clients keep their connection until then.
+            init_containers.append(sidecar_container(layout, args.tailscale.image))
             volumes += sidecar_volumes(identity)
         return k8s.core.v1.PodSpecArgs(
-            containers=containers,
+            init_containers=init_containers,
+            containers=[buildkitd],
             service_account_name=identity.service_account_name if identity else None,
             node_selector=dict(builder.node_selector),
             tolerations=[
@@ -203,6 +307,7 @@ class Builder(pulumi.ComponentResource):
                 )
                 for t in builder.tolerations
             ],
+            termination_grace_period_seconds=builder.termination_grace_period_seconds,
             # Build steps run untrusted code: no container gets a token unless it mounts
             # one itself, and only the Tailscale sidecar does.
             automount_service_account_token=False,

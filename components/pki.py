@@ -84,6 +84,7 @@ class Pki(pulumi.ComponentResource):
 
         self.root_cert_pem = root.cert_pem
         self.intermediate_cert_pem = intermediate.cert_pem
+        self._root = root
         self._intermediate = intermediate
         self._intermediate_key = intermediate_key
 
@@ -119,6 +120,15 @@ class Pki(pulumi.ComponentResource):
                 "intermediate_cert_pem": self.intermediate_cert_pem,
             }
         )
+
+    def expiry(self) -> dict[str, object]:
+        """When each certificate stops being valid (RFC 3339): the ``certificates`` stack output."""
+        return {
+            "root_ca": self._root.validity_end_time,
+            "intermediate_ca": self._intermediate.validity_end_time,
+            "servers": {name: cert.not_after for name, cert in self.servers.items()},
+            "clients": {name: cert.not_after for name, cert in self.clients.items()},
+        }
 
     @staticmethod
     def _key(name: str, opts: pulumi.ResourceOptions) -> tls.PrivateKey:

@@ -163,6 +163,8 @@ def sidecar_container(layout: BuilderLayout, image: str) -> k8s.core.v1.Containe
         name="tailscale",
         image=image,
         image_pull_policy="Always",
+        # Runs as a native sidecar: started before buildkitd, stopped after it.
+        restart_policy="Always",
         env=[pod_ip, *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in settings.items())],
         readiness_probe=probe,
         liveness_probe=probe,

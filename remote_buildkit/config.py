@@ -27,6 +27,13 @@ DEFAULT_TAILSCALE_IMAGE = "tailscale/tailscale:v1.90.9"
 DEFAULT_PORT = 1234
 DEFAULT_REQUESTS = {"cpu": "1", "memory": "512Mi"}
 DEFAULT_LIMITS = {"cpu": "3.5", "memory": "3Gi"}
+#: Cache size when a builder has no ``cache`` key: an emptyDir with this sizeLimit.
+DEFAULT_EPHEMERAL_CACHE = "20Gi"
+MIN_CACHE_BYTES = 2**30
+DEFAULT_GRACE_SECONDS = 900
+DEFAULT_METRICS_PORT = 6060
+#: Ports the pod already uses besides the builder port: the Tailscale sidecar's health check.
+RESERVED_POD_PORTS = {9002: "the Tailscale sidecar's health check"}
 #: Service names are DNS-1035 labels of at most 63 characters, and are ``buildkitd-<name>``.
 MAX_BUILDER_NAME = 63 - len("buildkitd-")
 
@@ -149,6 +156,21 @@ def _default_resources() -> Resources:
     return Resources.model_validate({})
 
 
+def _cache_size(value: str) -> str:
+    if rules.parse_quantity(value) < MIN_CACHE_BYTES:
+        raise ValueError("must be at least 1Gi: garbage collection needs room for a build's layers")
+    return value
+
+
+class Cache(_Strict):
+    """A PersistentVolumeClaim for BuildKit's state, so the cache survives restarts and upgrades."""
+
+    size: Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_quantity), AfterValidator(_cache_size)]
+    storage_class: Annotated[str, AfterValidator(rules.dns1123_subdomain)] | None = Field(
+        default=None, alias="storageClass"
+    )
+
+
 class Builder(_Strict):
     """One buildkitd Deployment, pinned to nodes of one platform."""
 
@@ -158,6 +180,11 @@ class Builder(_Strict):
     node_selector: dict[LabelKey, LabelValue] = Field(alias="nodeSelector")
     tolerations: Annotated[tuple[Toleration, ...], BeforeValidator(_list)] = ()
     resources: Resources = Field(default_factory=_default_resources)
+    cache: Cache | None = None
+    max_parallelism: int | None = Field(default=None, ge=1, le=256, alias="maxParallelism")
+    termination_grace_period_seconds: int = Field(
+        default=DEFAULT_GRACE_SECONDS, ge=30, le=86400, alias="terminationGracePeriodSeconds"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -205,6 +232,15 @@ def _default_builders() -> tuple[Builder, ...]:
     return (Builder.model_validate({"name": "arm64", "platform": "linux/arm64"}),)
 
 
+class Metrics(_Strict):
+    """buildkitd's Prometheus endpoint, on its debug listener bound to the pod IP."""
+
+    enabled: bool = True
+    port: int = Field(default=DEFAULT_METRICS_PORT, ge=1024, le=65535)
+    #: Namespaces whose pods may scrape it (the NetworkPolicy admits nothing else to that port).
+    allow_from_namespaces: tuple[Label, ...] = Field(default=("monitoring",), alias="allowFromNamespaces")
+
+
 class StackConfig(_Strict):
     """Everything ``pulumi up`` needs to know, validated."""
 
@@ -214,6 +250,7 @@ class StackConfig(_Strict):
     builders: Annotated[tuple[Builder, ...], NonEmptyList] = Field(default_factory=_default_builders)
     tailscale: Tailscale = Field(default_factory=Tailscale)
     pki: Pki = Field(default_factory=Pki)
+    metrics: Metrics = Field(default_factory=Metrics)
 
 
 @dataclass(frozen=True)
@@ -318,6 +355,15 @@ def _semantic_problems(config: StackConfig) -> list[Problem]:
                         f"is greater than limits.{resource} {limit!r}",
                     )
                 )
+    if config.metrics.enabled:
+        if config.metrics.port == config.port:
+            problems.append(Problem("metrics.port", config.metrics.port, "is the builder port; choose another"))
+        elif config.metrics.port in RESERVED_POD_PORTS:
+            reason = RESERVED_POD_PORTS[config.metrics.port]
+            problems.append(Problem("metrics.port", config.metrics.port, f"is used by {reason}; choose another"))
+    if config.port in RESERVED_POD_PORTS:
+        reason = RESERVED_POD_PORTS[config.port]
+        problems.append(Problem("port", config.port, f"is used by {reason}; choose another"))
     seen_clients: dict[str, int] = {}
     for index, client in enumerate(config.pki.clients):
         if client in seen_clients:

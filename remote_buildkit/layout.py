@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from remote_buildkit.config import Builder, StackConfig
+from remote_buildkit import rules, workload
+from remote_buildkit.config import DEFAULT_EPHEMERAL_CACHE, Builder, StackConfig
 from remote_buildkit.pki_profile import ServerIdentity, server_identity
 
 PART_OF = "remote-buildkit"
 CERT_HASH_ANNOTATION = "remote-buildkit/server-cert-sha256"
+CONFIG_HASH_ANNOTATION = "remote-buildkit/config-sha256"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class BuilderLayout:
     local_port: int
     tailscale: bool
     tailnet_domain: str | None
+    #: Port of buildkitd's debug listener (``/metrics``); ``None`` when metrics are off.
+    metrics_port: int | None = None
+    #: Namespaces whose pods may scrape the metrics port.
+    metrics_namespaces: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -47,6 +53,31 @@ class BuilderLayout:
     @property
     def tailscale_auth_secret_name(self) -> str:
         return f"{self.object_name}-tailscale-auth"
+
+    @property
+    def config_map_name(self) -> str:
+        return f"{self.object_name}-config"
+
+    @property
+    def cache_claim_name(self) -> str:
+        return f"{self.object_name}-cache"
+
+    @property
+    def cache_size(self) -> str:
+        """The PVC's size, or the emptyDir's sizeLimit when the builder has no persistent cache."""
+        return self.builder.cache.size if self.builder.cache else DEFAULT_EPHEMERAL_CACHE
+
+    @property
+    def max_parallelism(self) -> int:
+        if self.builder.max_parallelism is not None:
+            return self.builder.max_parallelism
+        return workload.default_max_parallelism(rules.parse_quantity(self.builder.resources.limits["cpu"]))
+
+    @property
+    def buildkitd_toml(self) -> str:
+        """buildkitd.toml for this builder: GC scaled to its cache, parallelism from its CPU limit."""
+        cache_bytes = int(rules.parse_quantity(self.cache_size))
+        return workload.buildkitd_toml(self.max_parallelism, workload.gc_policy(cache_bytes))
 
     @property
     def service_account_name(self) -> str:
@@ -112,6 +143,8 @@ def builder_layouts(config: StackConfig) -> tuple[BuilderLayout, ...]:
             local_port=config.port + index,
             tailscale=config.tailscale.enabled,
             tailnet_domain=config.tailscale.tailnet_domain,
+            metrics_port=config.metrics.port if config.metrics.enabled else None,
+            metrics_namespaces=config.metrics.allow_from_namespaces,
         )
         for index, builder in enumerate(config.builders)
     )

@@ -93,6 +93,36 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "'tailscale/tailscale'",
     ),
     ("enabled not a bool", {"tailscale": {"enabled": "maybe"}}, "tailscale.enabled", "'maybe'"),
+    ("cache too small", {"builders": [{**ARM, "cache": {"size": "512Mi"}}]}, "builders[0].cache.size", "'512Mi'"),
+    ("cache size not a quantity", {"builders": [{**ARM, "cache": {"size": "big"}}]}, "builders[0].cache.size", "'big'"),
+    (
+        "cache storage class invalid",
+        {"builders": [{**ARM, "cache": {"size": "50Gi", "storageClass": "Fast_SSD"}}]},
+        "builders[0].cache.storageClass",
+        "'Fast_SSD'",
+    ),
+    (
+        "cache unknown key",
+        {"builders": [{**ARM, "cache": {"size": "50Gi", "class": "x"}}]},
+        "builders[0].cache.class",
+        "'x'",
+    ),
+    ("max parallelism zero", {"builders": [{**ARM, "maxParallelism": 0}]}, "builders[0].maxParallelism", "0"),
+    (
+        "grace period too short",
+        {"builders": [{**ARM, "terminationGracePeriodSeconds": 5}]},
+        "builders[0].terminationGracePeriodSeconds",
+        "5",
+    ),
+    ("metrics port is the builder port", {"metrics": {"port": 1234}}, "metrics.port", "1234"),
+    ("metrics port is the sidecar's", {"metrics": {"port": 9002}}, "metrics.port", "9002"),
+    ("metrics port privileged", {"metrics": {"port": 80}}, "metrics.port", "80"),
+    (
+        "metrics namespace invalid",
+        {"metrics": {"allowFromNamespaces": ["Obs"]}},
+        "metrics.allowFromNamespaces[0]",
+        "'Obs'",
+    ),
     ("builders not JSON", {"builders": "[{name: arm64"}, "builders", "'[{name: arm64'"),
 ]
 

@@ -14,6 +14,7 @@ from tests.program.helpers import secret_files
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
@@ -31,8 +32,9 @@ def _container(deployment: DeclaredResource, name: str = "buildkitd") -> dict[st
 
 def test_resource_counts(two_builders_no_tailscale: Evaluation) -> None:
     evaluation = two_builders_no_tailscale
-    counts = {t: len(evaluation.of_type(t)) for t in (NAMESPACE, SECRET, DEPLOYMENT, SERVICE, NETWORK_POLICY)}
-    assert counts == {NAMESPACE: 1, SECRET: 2, DEPLOYMENT: 2, SERVICE: 2, NETWORK_POLICY: 2}
+    kinds = (NAMESPACE, SECRET, DEPLOYMENT, SERVICE, NETWORK_POLICY, CONFIG_MAP)
+    counts = {t: len(evaluation.of_type(t)) for t in kinds}
+    assert counts == {NAMESPACE: 1, SECRET: 2, DEPLOYMENT: 2, SERVICE: 2, NETWORK_POLICY: 2, CONFIG_MAP: 2}
     assert len(evaluation.of_type("remote-buildkit:builder:Builder")) == 2
     assert {r.type for r in evaluation.resources} == {
         NAMESPACE,
@@ -40,6 +42,7 @@ def test_resource_counts(two_builders_no_tailscale: Evaluation) -> None:
         DEPLOYMENT,
         SERVICE,
         NETWORK_POLICY,
+        CONFIG_MAP,
         "remote-buildkit:builder:Builder",
         "remote-buildkit:namespace:BuildkitNamespace",
         "remote-buildkit:pki:Pki",
@@ -76,6 +79,10 @@ def test_buildkitd_container_runs_rootless_with_mtls(two_builders_no_tailscale: 
     container = _container(deployment)
     assert container["image"] == "moby/buildkit:v0.29.0-rootless"
     assert container["args"] == [
+        "--config",
+        "/etc/buildkit/buildkitd.toml",
+        "--debugaddr",
+        "tcp://$(POD_IP):6060",
         "--addr",
         "unix:///run/user/1000/buildkit/buildkitd.sock",
         "--addr",
@@ -96,7 +103,10 @@ def test_buildkitd_container_runs_rootless_with_mtls(two_builders_no_tailscale: 
     assert context["appArmorProfile"] == {"type": "Unconfined"}
     assert context["runAsUser"] == 1000
     assert context["runAsGroup"] == 1000
-    assert container["ports"] == [{"name": "buildkitd", "containerPort": 1234, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "buildkitd", "containerPort": 1234, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 6060},
+    ]
 
 
 def test_default_resources(two_builders_no_tailscale: Evaluation) -> None:
@@ -202,7 +212,20 @@ def test_network_policy_admits_only_the_builder_port(two_builders_no_tailscale: 
     spec = policy.inputs["spec"]
     assert spec["podSelector"]["matchLabels"] == deployment.inputs["spec"]["selector"]["matchLabels"]
     assert spec["policyTypes"] == ["Ingress"]
-    assert spec["ingress"] == [{"ports": [{"port": 1234, "protocol": "TCP"}]}]
+    assert spec["ingress"][0] == {"ports": [{"port": 1234, "protocol": "TCP"}]}
+    assert spec["ingress"][1] == {
+        "ports": [{"port": 6060, "protocol": "TCP"}],
+        "from": [
+            {
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring"]}
+                    ]
+                }
+            }
+        ],
+    }
+    assert len(spec["ingress"]) == 2
 
 
 def test_buildkitd_drops_net_raw_and_always_pulls(two_builders_no_tailscale: Evaluation) -> None:

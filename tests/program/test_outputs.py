@@ -13,7 +13,7 @@ from tests.program.helpers import pem_certificates
 
 def test_outputs_of_the_two_builder_stack_without_tailscale(two_builders_no_tailscale: Evaluation) -> None:
     evaluation = two_builders_no_tailscale
-    assert set(evaluation.outputs) == {"builder_address", "builders", "client_bundle"}
+    assert set(evaluation.outputs) == {"builder_address", "builders", "client_bundle", "certificates"}
     assert evaluation.output("builder_address") == "tcp://127.0.0.1:1234"
     assert evaluation.output("builders") == [
         {

@@ -38,7 +38,8 @@ def _pod_spec(evaluation: Evaluation, builder: str) -> dict[str, Any]:
 
 
 def _container(evaluation: Evaluation, builder: str, name: str) -> dict[str, Any]:
-    (container,) = [c for c in _pod_spec(evaluation, builder)["containers"] if c["name"] == name]
+    spec = _pod_spec(evaluation, builder)
+    (container,) = [c for c in spec["containers"] + spec.get("initContainers", []) if c["name"] == name]
     return dict(container)
 
 
@@ -157,7 +158,7 @@ def test_only_the_sidecar_can_see_a_service_account_token(two_builders: Evaluati
         }
         assert sidecar_mounts["tailscale-token"] == "/var/run/secrets/kubernetes.io/serviceaccount"
         buildkitd_mounts = {m["name"] for m in _container(two_builders, builder, "buildkitd")["volumeMounts"]}
-        assert buildkitd_mounts == {"certs", "state"}
+        assert buildkitd_mounts == {"certs", "config", "state"}
 
 
 def test_sidecar_security_context_is_restricted(default_stack: Evaluation) -> None:
@@ -178,6 +179,7 @@ def test_tailscale_off_declares_none_of_it(two_builders_no_tailscale: Evaluation
     for builder in ("arm64", "amd64"):
         spec = _pod_spec(two_builders_no_tailscale, builder)
         assert [c["name"] for c in spec["containers"]] == ["buildkitd"]
+        assert spec.get("initContainers", []) == []
         assert "serviceAccountName" not in spec
     assert "tailscale_ci_auth_key" not in two_builders_no_tailscale.outputs
     assert "tailscale_policy" not in two_builders_no_tailscale.outputs
@@ -242,3 +244,11 @@ def test_health_listener_binds_to_the_pod_ip_never_loopback(default_stack: Evalu
     assert env["TS_LOCAL_ADDR_PORT"]["value"] == "$(POD_IP):9002"
     assert sidecar["readinessProbe"]["tcpSocket"] == {"port": 9002}
     assert sidecar["livenessProbe"]["tcpSocket"] == {"port": 9002}
+
+
+def test_sidecar_is_native_so_it_outlives_the_drain(default_stack: Evaluation) -> None:
+    spec = _pod_spec(default_stack, "arm64")
+    assert [c["name"] for c in spec["containers"]] == ["buildkitd"]
+    (sidecar,) = spec["initContainers"]
+    assert sidecar["name"] == "tailscale"
+    assert sidecar["restartPolicy"] == "Always"

@@ -27,6 +27,8 @@ def test_rendering_twice_gives_identical_trees(rendered: Path, tmp_path: Path) -
 
 def test_one_file_per_object_with_stable_names(objects: dict[str, dict[str, Any]]) -> None:
     assert sorted(objects) == [
+        "buildkit_configmap.core_buildkitd-amd64-config.yaml",
+        "buildkit_configmap.core_buildkitd-arm64-config.yaml",
         "buildkit_deployment.apps_buildkitd-amd64.yaml",
         "buildkit_deployment.apps_buildkitd-arm64.yaml",
         "buildkit_networkpolicy.networking.k8s.io_buildkitd-amd64.yaml",
@@ -140,7 +142,7 @@ def test_cli_render_and_its_errors(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert len(load_objects(tmp_path / "r")) == 19
+    assert len(load_objects(tmp_path / "r")) == 21
     missing = subprocess.run(
         [sys.executable, "-m", "remote_buildkit", "render", "--stack", "nope", "--out", str(tmp_path / "x")],
         cwd=REPO,

@@ -23,7 +23,7 @@ EXPECTED_SKIPS = {"CKV_K8S_20", "CKV_K8S_22", "CKV_K8S_31", "CKV_K8S_37", "CKV_K
 
 @pytest.mark.parametrize("version", [OLDEST_SUPPORTED, NEWEST_BUNDLED])
 def test_every_object_passes_strict_schema_validation(objects: dict[str, dict[str, Any]], version: str) -> None:
-    assert len(objects) == 19
+    assert len(objects) == 21
     for name, body in objects.items():
         kubernetes_validate.validate(body, version, strict=True)  # raises on any problem
         assert body["metadata"]["name"], name
@@ -66,7 +66,7 @@ def test_checkov_reports_no_failed_check(checkov_report: dict[str, Any]) -> None
     failed = [(c["check_id"], c["resource"]) for c in checkov_report["results"]["failed_checks"]]
     assert failed == []
     assert summary["parsing_errors"] == 0
-    assert summary["resource_count"] >= 19
+    assert summary["resource_count"] >= 21
     assert summary["passed"] > 100
 
 
@@ -95,6 +95,10 @@ def _pod_specs(objects: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [b["spec"]["template"]["spec"] for b in objects.values() if b["kind"] == "Deployment"]
 
 
+def _all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(spec["containers"]) + list(spec.get("initContainers", []))
+
+
 def test_tailscale_sidecar_meets_pod_security_restricted(objects: dict[str, dict[str, Any]]) -> None:
     restricted_volume_types = {
         "configMap",
@@ -109,7 +113,7 @@ def test_tailscale_sidecar_meets_pod_security_restricted(objects: dict[str, dict
     specs = _pod_specs(objects)
     assert len(specs) == 2
     for spec in specs:
-        (sidecar,) = [c for c in spec["containers"] if c["name"] == "tailscale"]
+        (sidecar,) = [c for c in _all_containers(spec) if c["name"] == "tailscale"]
         context = sidecar["securityContext"]
         assert context["runAsNonRoot"] is True
         assert context["runAsUser"] != 0
@@ -127,7 +131,7 @@ def test_tailscale_sidecar_meets_pod_security_restricted(objects: dict[str, dict
 
 def test_only_buildkitd_is_unconfined(objects: dict[str, dict[str, Any]]) -> None:
     for spec in _pod_specs(objects):
-        for container in spec["containers"]:
+        for container in _all_containers(spec):
             context = container.get("securityContext", {})
             unconfined = (
                 context.get("seccompProfile", {}).get("type") == "Unconfined"
@@ -142,7 +146,7 @@ def test_nothing_is_privileged_or_touches_the_host(objects: dict[str, dict[str, 
         for key in ("hostNetwork", "hostPID", "hostIPC"):
             assert spec.get(key) is not True, key
         assert all("hostPath" not in v for v in spec["volumes"])
-        for container in spec["containers"]:
+        for container in _all_containers(spec):
             context = container.get("securityContext", {})
             assert context.get("privileged") is not True, container["name"]
             assert not context.get("capabilities", {}).get("add"), container["name"]
