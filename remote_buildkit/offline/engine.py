@@ -26,8 +26,9 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from remote_buildkit.offline import tls_provider
 
@@ -114,7 +115,7 @@ class OfflineMocks(pulumi.runtime.Mocks):
         self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        inputs, _ = _unwrap_secrets(args.inputs)
+        inputs = args.inputs  # secret wrappers already removed by RecordingMonitor
         if self.preview and args.typ in COMPUTED_FIELDS:
             # What the provider would generate is replaced by a stand-in naming it, so a
             # preview depends only on code and config and is the same every time.
@@ -153,20 +154,28 @@ class RecordingMonitor(mocks.MockMonitor):
         self.declared: list[DeclaredResource] = []
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        if request.type == "pulumi:pulumi:Stack":
-            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        raw_inputs = rpc.deserialize_properties(request.object)
-        secret_inputs = frozenset(k for k, v in raw_inputs.items() if _unwrap_secrets(v)[1])
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        """MockMonitor.RegisterResource, deserializing once and recording what was registered."""
         urn = self.make_urn(request.parent, request.type, request.name)
-        registration = self.resources[urn]
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()  # type: ignore[no-untyped-call]
+        raw_inputs = rpc.deserialize_properties(request.object)
+        unwrapped = {key: _unwrap_secrets(value) for key, value in raw_inputs.items()}
+        inputs = {key: value for key, (value, _) in unwrapped.items()}
+        resource_id, state = self.mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+            )
+        )
         secret_names = frozenset(request.additionalSecretOutputs)
-        if secret_names:
-            state = {
-                key: rpc.wrap_rpc_secret(value) if key in secret_names else value
-                for key, value in registration.state.items()
-            }
-            response.object.CopyFrom(_sync_await(rpc.serialize_properties(state, {})))
+        # As the engine does: outputs named in additional_secret_outputs come back as secrets.
+        returned = {k: rpc.wrap_rpc_secret(v) if k in secret_names else v for k, v in state.items()}
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, resource_id or "", state)
         self.declared.append(
             DeclaredResource(
                 type=request.type,
@@ -174,14 +183,16 @@ class RecordingMonitor(mocks.MockMonitor):
                 urn=urn,
                 parent_urn=request.parent,
                 custom=bool(request.custom),
-                inputs=_unwrap_secrets(raw_inputs)[0],
-                secret_inputs=secret_inputs,
-                outputs=dict(registration.state),
+                inputs=inputs,
+                secret_inputs=frozenset(key for key, (_, secret) in unwrapped.items() if secret),
+                outputs=dict(state),
                 additional_secret_outputs=secret_names,
                 dependencies=tuple(request.dependencies),
             )
         )
-        return response
+        return resource_pb2.RegisterResourceResponse(
+            urn=urn, id=resource_id or "", object=_sync_await(rpc.serialize_properties(returned, {}))
+        )
 
 
 async def _resolve(value: Any) -> StackOutput:
