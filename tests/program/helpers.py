@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -78,4 +79,28 @@ def self_signed_ca_and_client(common_name: str, *, client_auth: bool = True) -> 
         leaf_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode(),
+    )
+
+
+def handshake_with_builder(
+    evaluation: Evaluation,
+    builder: str,
+    server_name: str,
+    *,
+    client_ca: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+) -> Any:
+    """A real mTLS handshake: server side from the builder's Secret, client side from ``client_bundle``.
+
+    Any of the client's three files can be swapped out to provoke a refusal.
+    """
+    from tests.tlsharness import client_context, handshake, server_context
+
+    files = secret_files(evaluation, builder)
+    bundle = evaluation.output("client_bundle")
+    return handshake(
+        server_context(files["ca.pem"], files["cert.pem"], files["key.pem"]),
+        client_context(client_ca or bundle["ca"], client_cert or bundle["cert"], client_key or bundle["key"]),
+        server_name,
     )

@@ -9,8 +9,7 @@ import pytest
 
 from remote_buildkit.offline.engine import DeclaredResource, Evaluation
 from tests.conftest import TWO_BUILDERS, run_stack
-from tests.program.helpers import builder_entry, host_of, secret_files
-from tests.tlsharness import client_context, handshake, server_context
+from tests.program.helpers import builder_entry, handshake_with_builder, host_of
 
 TAILNET_KEY = "tailscale:index/tailnetKey:TailnetKey"
 TAILSCALE_KINDS = (
@@ -191,13 +190,7 @@ def test_tailscale_on_declares_one_identity_per_builder(two_builders: Evaluation
 
 
 def _mtls_to(evaluation: Evaluation, builder: str, server_name: str) -> bool:
-    files = secret_files(evaluation, builder)
-    bundle = evaluation.output("client_bundle")
-    return handshake(
-        server_context(files["ca.pem"], files["cert.pem"], files["key.pem"]),
-        client_context(bundle["ca"], bundle["cert"], bundle["key"]),
-        server_name,
-    ).ok
+    return bool(handshake_with_builder(evaluation, builder, server_name).ok)
 
 
 @pytest.mark.parametrize("builder", ["arm64", "amd64"])
