@@ -128,10 +128,6 @@ class Toleration(_Strict):
             raise ValueError("tolerationSeconds applies only to effect NoExecute")
         return self
 
-    def as_manifest(self) -> dict[str, Any]:
-        """The toleration as it appears in a pod spec."""
-        return self.model_dump(by_alias=True, exclude_none=True)
-
 
 class Resources(_Strict):
     """Container requests and limits; keys not given keep their defaults."""

@@ -28,10 +28,6 @@ class Lifetime:
     validity_hours: int
     early_renewal_hours: int
 
-    @property
-    def validity_days(self) -> float:
-        return self.validity_hours / HOURS_PER_DAY
-
 
 #: The root is the trust anchor clients pin; it changes rarely.
 ROOT_LIFETIME = Lifetime(validity_hours=10 * 365 * HOURS_PER_DAY, early_renewal_hours=365 * HOURS_PER_DAY)

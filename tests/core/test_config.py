@@ -84,7 +84,8 @@ def test_toleration_rules() -> None:
     with pytest.raises(ConfigError, match="must use operator Exists"):
         parse_config({"builders": [{**base, "tolerations": [{"effect": "NoSchedule"}]}]})
     ok = parse_config({"builders": [{**base, "tolerations": [{"operator": "Exists"}]}]})
-    assert ok.builders[0].tolerations[0].as_manifest() == {"operator": "Exists"}
+    (toleration,) = ok.builders[0].tolerations
+    assert (toleration.key, toleration.operator, toleration.effect) == (None, "Exists", None)
 
 
 def test_port_forward_ports_must_fit() -> None:
