@@ -125,3 +125,49 @@ def test_platforms_and_tailscale_key(tailnet_stack, two_builders_no_tailscale) -
     missing = _run(["tailscale-key"], outputs_json(two_builders_no_tailscale))
     assert missing.returncode == 2
     assert "tailscale_ci_auth_key is missing" in missing.stderr
+
+
+def test_ci_secret_is_stored_with_gh_when_asked(tailnet_stack, tmp_path: Path) -> None:
+    from tests.client.conftest import outputs_json
+
+    received = tmp_path / "received"
+    fake_gh = tmp_path / "bin" / "gh"
+    fake_gh.parent.mkdir()
+    fake_gh.write_text(f'#!/bin/sh\necho "$@" > "{received}.args"\ncat > "{received}"\n')
+    fake_gh.chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "remote_buildkit", "ci-secret", "--github-repo", "acme/app"],
+        input=outputs_json(tailnet_stack),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PATH": f"{fake_gh.parent}:/usr/bin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "stored REMOTE_BUILDKIT in acme/app"
+    assert (tmp_path / "received.args").read_text().split() == [
+        "secret",
+        "set",
+        "REMOTE_BUILDKIT",
+        "--repo",
+        "acme/app",
+    ]
+    stored = json.loads(received.read_text())
+    assert stored["tailscale_ci_auth_key"] == tailnet_stack.output("tailscale_ci_auth_key")
+    assert "tskey" not in result.stdout + result.stderr
+
+
+def test_ci_secret_without_gh_is_one_line(stack_outputs: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "remote_buildkit", "ci-secret", "--github-repo", "acme/app"],
+        input=stack_outputs,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PATH": str(tmp_path)},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "needs the GitHub CLI (gh)" in result.stderr
