@@ -182,6 +182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, OutputsError) as error:
         print(f"remote-buildkit: {error}", file=sys.stderr)
         return BAD_INPUT
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        print(f"remote-buildkit: cannot write{where}: {error.strerror or error}", file=sys.stderr)
+        return BAD_INPUT
     except subprocess.CalledProcessError as error:
         print(f"remote-buildkit: {shlex.join(map(str, error.cmd))} exited with {error.returncode}", file=sys.stderr)
         return error.returncode or 1

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pulumi.errors import RunError
 from pulumi.output import Unknown
 
 from remote_buildkit.layout import CERT_HASH_ANNOTATION
@@ -31,7 +32,7 @@ HEADER = "# Rendered offline by `remote-buildkit render`; edit the program or Pu
 
 
 class RenderError(ValueError):
-    """The project or stack file cannot be rendered; the message is one line."""
+    """The project or stack file cannot be rendered; the first line says why."""
 
 
 @dataclass(frozen=True)
@@ -210,14 +211,18 @@ def render_files(evaluation: Evaluation, stack: str) -> dict[str, str]:
 def render(project_dir: Path, stack: str, out_dir: Path) -> list[Path]:
     """Evaluate the program for ``stack`` offline and write the rendered tree to ``out_dir``."""
     stack_file = load_stack_file(project_dir, stack)
-    evaluation = evaluate(
-        project_dir / "__main__.py",
-        stack_file.config,
-        project=stack_file.project,
-        stack=stack,
-        secret_keys=stack_file.secret_keys,
-        preview=True,
-    )
+    try:
+        evaluation = evaluate(
+            project_dir / "__main__.py",
+            stack_file.config,
+            project=stack_file.project,
+            stack=stack,
+            secret_keys=stack_file.secret_keys,
+            preview=True,
+        )
+    except RunError as error:
+        # The program's own plain error (bad config): every line names a key, no traceback.
+        raise RenderError(f"Pulumi.{stack}.yaml: {error}") from None
     files = render_files(evaluation, stack)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob("*.yaml"):

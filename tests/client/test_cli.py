@@ -171,3 +171,12 @@ def test_ci_secret_without_gh_is_one_line(stack_outputs: str, tmp_path: Path) ->
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "needs the GitHub CLI (gh)" in result.stderr
+
+
+def test_unwritable_bundle_directory_is_one_line(stack_outputs: str, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = _run(["bundle", str(blocker / "certs")], stack_outputs)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr

@@ -172,3 +172,32 @@ def test_pr_job_diff_of_an_unchanged_stack_is_empty(rendered: Path, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert summary.read_text() == "### Rendered objects: no changes\n"
     assert (tmp_path / "render.diff").read_text() == ""
+
+
+def test_bad_stack_config_is_reported_without_a_traceback(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, project / name)
+    (project / "Pulumi.bad.yaml").write_text('config:\n  remote-buildkit:port: "80"\n')
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "remote_buildkit",
+            "render",
+            "--project-dir",
+            str(project),
+            "--stack",
+            "bad",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("remote-buildkit: Pulumi.bad.yaml: remote-buildkit:port = '80':")
