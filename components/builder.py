@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.objects import name_of
 from components.tailnet import SidecarIdentity, SidecarIdentityArgs, sidecar_container, sidecar_volumes
 from remote_buildkit import workload
 from remote_buildkit.layout import CERT_HASH_ANNOTATION, CONFIG_HASH_ANNOTATION, BuilderLayout
@@ -40,12 +41,6 @@ class BuilderArgs:
     tls: ServerTls
     #: ``None`` when Tailscale is disabled: no sidecar, no service account, no keys.
     tailscale: TailscaleSidecar | None = None
-
-
-def _name_of(
-    resource: k8s.core.v1.Secret | k8s.core.v1.ConfigMap | k8s.core.v1.PersistentVolumeClaim,
-) -> pulumi.Output[str]:
-    return resource.metadata.apply(lambda metadata: metadata.name or "")
 
 
 class Builder(pulumi.ComponentResource):
@@ -267,7 +262,7 @@ class Builder(pulumi.ComponentResource):
             k8s.core.v1.VolumeArgs(
                 name="state",
                 persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=_name_of(cache_claim)
+                    claim_name=name_of(cache_claim, layout.cache_claim_name)
                 ),
             )
             if cache_claim
@@ -278,11 +273,15 @@ class Builder(pulumi.ComponentResource):
         volumes = [
             k8s.core.v1.VolumeArgs(
                 name="certs",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=_name_of(cert_secret), default_mode=0o440),
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=name_of(cert_secret, layout.cert_secret_name), default_mode=0o440
+                ),
             ),
             k8s.core.v1.VolumeArgs(
                 name="config",
-                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=_name_of(config_map), default_mode=0o444),
+                config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                    name=name_of(config_map, layout.config_map_name), default_mode=0o444
+                ),
             ),
             state,
         ]

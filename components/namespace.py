@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.objects import name_of
 from remote_buildkit.layout import namespace_labels
 
 
@@ -31,5 +32,5 @@ class BuildkitNamespace(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, labels=namespace_labels()),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.name = namespace.metadata.apply(lambda metadata: metadata.name or args.name)
+        self.name = name_of(namespace, args.name)
         self.register_outputs({"name": self.name})

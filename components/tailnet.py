@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_tailscale as tailscale
 
+from components.objects import name_of
 from remote_buildkit import workload
 from remote_buildkit.layout import BuilderLayout
 from remote_buildkit.tailnet_policy import key_description
@@ -124,20 +125,20 @@ class SidecarIdentity(pulumi.ComponentResource):
             f"{name}-rolebinding",
             metadata=metadata(layout.service_account_name),
             role_ref=k8s.rbac.v1.RoleRefArgs(
-                api_group="rbac.authorization.k8s.io", kind="Role", name=role.metadata.apply(lambda m: m.name or "")
+                api_group="rbac.authorization.k8s.io", kind="Role", name=name_of(role, layout.service_account_name)
             ),
             subjects=[
                 k8s.rbac.v1.SubjectArgs(
                     kind="ServiceAccount",
-                    name=account.metadata.apply(lambda m: m.name or ""),
+                    name=name_of(account, layout.service_account_name),
                     namespace=args.namespace,
                 )
             ],
             opts=child,
         )
-        self.service_account_name = account.metadata.apply(lambda m: m.name or layout.service_account_name)
-        self.auth_secret_name = auth.metadata.apply(lambda m: m.name or layout.tailscale_auth_secret_name)
-        self.state_secret_name = state.metadata.apply(lambda m: m.name or layout.tailscale_state_secret_name)
+        self.service_account_name = name_of(account, layout.service_account_name)
+        self.auth_secret_name = name_of(auth, layout.tailscale_auth_secret_name)
+        self.state_secret_name = name_of(state, layout.tailscale_state_secret_name)
         self.register_outputs({"service_account_name": self.service_account_name})
 
 

@@ -58,17 +58,15 @@ def _platform(value: str) -> str:
     return value
 
 
-def _non_empty_list(value: object) -> object:
-    if not isinstance(value, list | tuple):
-        raise ValueError("must be a list")
-    if not value:
-        raise ValueError("must be a non-empty list")
-    return value
-
-
 def _list(value: object) -> object:
     if not isinstance(value, list | tuple):
         raise ValueError("must be a list")
+    return value
+
+
+def _non_empty_list(value: object) -> object:
+    if not _list(value):
+        raise ValueError("must be a non-empty list")
     return value
 
 

@@ -7,6 +7,7 @@ at preview time and the ``builders`` stack output never waits on the cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from remote_buildkit import rules, workload
 from remote_buildkit.config import DEFAULT_EPHEMERAL_CACHE, Builder, StackConfig
@@ -73,7 +74,7 @@ class BuilderLayout:
             return self.builder.max_parallelism
         return workload.default_max_parallelism(rules.parse_quantity(self.builder.resources.limits["cpu"]))
 
-    @property
+    @cached_property
     def buildkitd_toml(self) -> str:
         """buildkitd.toml for this builder: GC scaled to its cache, parallelism from its CPU limit."""
         cache_bytes = int(rules.parse_quantity(self.cache_size))
